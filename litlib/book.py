@@ -147,3 +147,17 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def show_source(obj: Any) -> Any:
+    """Display the source of a litlib function or class as highlighted code (in the book and on Colab alike).
+
+    The chapter text never carries a second copy of library code: it shows the code that runs.
+    """
+    import inspect
+    import textwrap
+
+    from IPython.display import Markdown
+
+    target = getattr(obj, "fn", obj)  # a Triton JITFunction wraps the Python function it compiles
+    return Markdown(f"```python\n{textwrap.dedent(inspect.getsource(target)).rstrip()}\n```")

@@ -54,7 +54,7 @@ def resolve_mode(name: str, mode: str, device: torch.device | str) -> str:
     ``triton`` request that cannot run falls back to ``torch`` with a one-time warning.
 
     Raises:
-        ValueError: if ``mode`` is not one of :data:`MODES`.
+        ValueError: if ``mode`` is not one of ``MODES``.
     """
     if mode not in MODES:
         raise ValueError(f"{name}: mode must be one of {MODES}; got {mode!r}")

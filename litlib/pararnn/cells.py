@@ -86,7 +86,7 @@ class DiagCell(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def jacobian(self, h_prev: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """``A_t = df/dh (h_{t-1}, u_t)`` in the scan's layout for :attr:`structure`."""
+        """``A_t = df/dh (h_{t-1}, u_t)`` in the scan's layout for ``structure``."""
 
 
 class ParaGRUCell(DiagCell):

@@ -9,9 +9,9 @@ Implementations, selected by ``mode``:
 ``reference``
     a Python loop over time (:func:`scan_reference`), differentiated by ordinary autograd: the ground truth;
 ``torch``
-    a chunked Hillis–Steele scan in PyTorch (:mod:`litlib.scan.torch_scan`), log depth;
+    a chunked Hillis–Steele scan in PyTorch (``litlib.scan.torch_scan``), log depth;
 ``triton``
-    the Triton kernel (:mod:`litlib.scan.triton`): compiled on CUDA, interpreted on CPU under ``TRITON_INTERPRET=1``;
+    the Triton kernel (``litlib.scan.triton``): compiled on CUDA, interpreted on CPU under ``TRITON_INTERPRET=1``;
 ``auto``
     ``triton`` on CUDA, else ``torch``.
 """
