@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 REPO_URL = "https://github.com/litlib-book/litlib"
 INSTALL_SOURCE = f"git+{REPO_URL}"
+_MYST_LABEL = re.compile(r"^\([\w:.-]+\)=\s*$")
 COLAB_HEADER = "Run this chapter on a GPU: Runtime -> Change runtime type -> T4 GPU, then run all cells."
 
 
@@ -59,9 +61,16 @@ def read_chapter(path: Path) -> Any:
 
 
 def execute_chapter(
-    path: Path, scale: str = "smoke", timeout: int = 600, claims_dir: Path | None = None
+    path: Path,
+    scale: str = "smoke",
+    timeout: int = 600,
+    claims_dir: Path | None = None,
+    threads: int | None = None,
 ) -> tuple[Any, float]:
     """Execute a chapter top to bottom at ``scale``; returns the executed notebook and the wall time in seconds.
+
+    ``threads`` caps the kernel's intra-op threads (``OMP_NUM_THREADS``): the test suite runs two chapters at once
+    on two cores and would otherwise oversubscribe them.
 
     Raises:
         nbclient.exceptions.CellExecutionError: when a cell fails (a failed claim included).
@@ -73,6 +82,8 @@ def execute_chapter(
     os.environ["LITLIB_SCALE"] = scale
     if claims_dir is not None:
         os.environ["LITLIB_CLAIMS_DIR"] = str(claims_dir)
+    if threads is not None:
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     try:
         client = NotebookClient(
             nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
@@ -92,12 +103,14 @@ def colab_notebook(path: Path) -> Any:
     nb = copy.deepcopy(read_chapter(path))
     install = nbformat.v4.new_code_cell(
         f"# {COLAB_HEADER}\n# Installs litlib only: Colab ships torch and triton, matched to its GPU.\n"
-        f"%pip install --quiet 'litlib[book] @ {INSTALL_SOURCE}'"
+        f"%pip install --quiet 'litlib @ {INSTALL_SOURCE}'"
     )
     install.metadata = {"tags": ["colab-install"]}
     nb.cells.insert(0, install)
     for cell in nb.cells:
         cell.pop("id", None)
+        if cell.cell_type == "markdown":  # MyST target labels mean nothing to Colab's renderer
+            cell.source = "\n".join(line for line in cell.source.splitlines() if not _MYST_LABEL.match(line))
     nb.metadata.pop("jupytext", None)
     nb.metadata["accelerator"] = "GPU"
     nb.metadata["colab"] = {"provenance": [], "gpuType": "T4", "name": f"{path.stem}.ipynb"}

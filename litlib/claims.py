@@ -66,6 +66,8 @@ _current: ChapterRecord | None = None
 
 
 def _fmt(value: Any) -> str:
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # NumPy / torch scalars
+        value = value.item()
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)) and all(isinstance(v, float) for v in value):
@@ -114,8 +116,8 @@ def claim(
         statement: the claim in words, e.g. ``"Newton reaches float64 round-off in 5 iterations"``.
         measured: this run's number (or any comparable value).
         expected: the threshold or value the claim promises at this scale.
-        check: one of ``"<=", "<", ">=", ">", "==", "close"`` (``close`` uses ``rtol``) or a callable
-            ``check(measured, expected) -> bool``.
+        check: one of ``"<=", "<", ">=", ">", "==", "close"`` (``close`` uses ``rtol``), ``"in"`` (``expected``
+            is a closed interval ``(low, high)``) or a callable ``check(measured, expected) -> bool``.
         paper: the paper's own figure for the claim, shown beside ours on the Status page.
         rtol: relative tolerance for ``check="close"``.
 
@@ -129,13 +131,20 @@ def claim(
     if isinstance(check, str):
         if check == "close":
             op: Callable[[Any, Any], bool] = lambda m, e: math.isclose(float(m), float(e), rel_tol=rtol)  # noqa: E731
+        elif check == "in":
+            if not (isinstance(expected, (tuple, list)) and len(expected) == 2):
+                raise ValueError(f"check 'in' needs expected=(low, high); got {expected!r}")
+            op = lambda m, e: e[0] <= m <= e[1]  # noqa: E731
         elif check in _OPERATORS:
             op = _OPERATORS[check]
         else:
-            raise ValueError(f"check must be one of {[*_OPERATORS, 'close']} or a callable; got {check!r}")
+            raise ValueError(
+                f"check must be one of {[*_OPERATORS, 'close', 'in']} or a callable; got {check!r}"
+            )
         check_name = check
     else:
-        op, check_name = check, getattr(check, "__name__", "custom")
+        name = getattr(check, "__name__", "custom")
+        op, check_name = check, ("custom" if name == "<lambda>" else name)
     is_nan = isinstance(measured, float) and math.isnan(measured)
     ok = (not is_nan) and bool(op(measured, expected))
     rec = ClaimRecord(

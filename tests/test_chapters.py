@@ -30,7 +30,7 @@ def test_chapter_executes_at_smoke_scale(path: Path, tmp_path: Path) -> None:
     from litlib.book import execute_chapter
 
     start = time.perf_counter()
-    _, seconds = execute_chapter(path, scale="smoke", timeout=300, claims_dir=tmp_path)
+    _, seconds = execute_chapter(path, scale="smoke", timeout=300, claims_dir=tmp_path, threads=1)
     records = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
     assert records, f"{path.name} recorded no chapter (call litlib.claims.start_chapter)"
     rec = records[0]

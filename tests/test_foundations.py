@@ -54,13 +54,18 @@ def test_claims_record_and_raise(tmp_path, monkeypatch: pytest.MonkeyPatch) -> N
         claims.claim("nan never passes", math.nan, 1.0, "<=")
     with pytest.raises(ValueError, match="check must be one of"):
         claims.claim("bad op", 1, 1, "~")
+    claims.claim("in range", 0.5, (0.4, 0.6), "in")
+    with pytest.raises(claims.ClaimError):
+        claims.claim("out of range", 0.7, (0.4, 0.6), "in")
+    with pytest.raises(ValueError, match="needs expected"):
+        claims.claim("bad range", 0.5, 0.6, "in")
     claims.not_reproduced("665x speed-up", 3.2, paper="665x", reason="2 CPU cores, no GPU")
     with pytest.raises(ValueError, match="reason"):
         claims.not_reproduced("x", 1, paper="y", reason=" ")
     claims.finish_chapter()
     record = json.loads((tmp_path / "demo.json").read_text())
     statuses = [c["status"] for c in record["claims"]]
-    assert statuses == ["pass", "pass", "fail", "fail", "not reproduced"]
+    assert statuses == ["pass", "pass", "fail", "fail", "pass", "fail", "not reproduced"]
     assert record["seconds"] is not None
     assert claims.load_records(tmp_path)[0]["slug"] == "demo"
 

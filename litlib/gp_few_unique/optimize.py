@@ -74,7 +74,7 @@ class RunResult:
 
     @property
     def log_det_chain_rule(self) -> float:
-        """``sum_h log(1 + B_h sigma~^2_{t_h}(x_h))``: equals :attr:`log_det` (chain rule of the log det)."""
+        """``sum_h log(1 + B_h sigma~^2_{t_h}(x_h))``: equals ``log_det`` (chain rule of the log det)."""
         return float(np.log1p(self.epoch_lengths * self.epoch_normalised_var).sum())
 
 
