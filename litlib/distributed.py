@@ -9,6 +9,7 @@ same ``fn`` runs under ``torchrun`` after :func:`init_from_env` (NCCL when CUDA 
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import traceback
 from collections.abc import Callable
@@ -51,8 +52,9 @@ def _worker(
     torch.set_num_threads(1)
     try:
         dist.init_process_group(backend, rank=rank, world_size=world_size)
-        out = fn(*args)
-        results.put((rank, "ok", out))
+        # Plain pickle bytes: torch's queue pickler would pass tensors as shared-memory handles that vanish when
+        # this process exits before the parent has read them.
+        results.put((rank, "ok", pickle.dumps(fn(*args))))
     except BaseException:
         results.put((rank, "error", traceback.format_exc()))
     finally:
@@ -95,7 +97,7 @@ def run_local(
         for _ in range(world_size):
             rank, status, payload = results.get(timeout=timeout)
             if status == "ok":
-                outputs[rank] = payload
+                outputs[rank] = pickle.loads(payload)
             else:
                 errors.append(f"rank {rank}:\n{payload}")
     except Exception as exc:  # queue.Empty on timeout
