@@ -41,6 +41,7 @@ def _contenders(
     }
     if with_triton:
         fns["parallel (triton scan)"] = run(lambda v: pararnn_apply(cell, v, 3, 1.0, "triton"))
+        fns["parallel (fused triton)"] = run(lambda v: pararnn_apply(cell, v, 3, 1.0, "fused"))
     return fns
 
 

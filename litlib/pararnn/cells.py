@@ -38,6 +38,7 @@ class DiagCell(nn.Module, abc.ABC):
     """
 
     structure: str = "diag"
+    a: nn.Parameter  # diagonal recurrent weights, one row per gate (set by each cell)
 
     def __init__(self, d_in: int, d: int, gates: int, heads: int = 2) -> None:
         super().__init__()

@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from litlib.pararnn.cells import DiagCell
+from litlib.kernels import resolve_mode
+from litlib.pararnn.cells import DiagCell, ParaGRUCell
 from litlib.pararnn.solver import newton_solve, previous_states
 from litlib.scan import linear_scan, shift_time, structure_of
 from litlib.scan.reference import transpose
@@ -29,7 +30,13 @@ class _ParaRNNFunction(torch.autograd.Function):
         scan_mode: str,
         *params: torch.Tensor,
     ) -> torch.Tensor:
-        h = newton_solve(cell, u, iters, omega=omega, scan_mode=scan_mode)
+        if scan_mode == "fused":
+            from litlib.pararnn.triton import paragru_newton_fused
+
+            h = paragru_newton_fused(u.detach(), cell.a.detach(), iters)
+            scan_mode = "triton"  # the backward pass is the adjoint scan, whichever forward ran
+        else:
+            h = newton_solve(cell, u, iters, omega=omega, scan_mode=scan_mode)
         ctx.save_for_backward(u, h, *params)
         ctx.cell, ctx.scan_mode = cell, scan_mode
         return h
@@ -61,9 +68,19 @@ def pararnn_apply(
 ) -> torch.Tensor:
     """Differentiable parallel application of ``cell`` to projections ``u`` (``(B, L, gates, d)``).
 
-    Gradients flow to ``u`` and to the cell's recurrent parameters (``a``, and ``p`` for the LSTM) through the
+    ``scan_mode`` is ``"torch"`` or ``"triton"`` (the scan inside each Newton step), or ``"fused"``: the whole
+    Newton solve in one Triton kernel (ParaGRU only, ``omega = 1``; falls back to ``"torch"`` where Triton cannot
+    run). Gradients flow to ``u`` and to the cell's recurrent parameters (``a``, and ``p`` for the LSTM) through the
     adjoint scan; the input projection's own parameters get theirs through ``u``.
+
+    Raises:
+        ValueError: if ``scan_mode="fused"`` is asked of a cell other than ParaGRU or with ``omega != 1``.
     """
+    if scan_mode == "fused":
+        if not isinstance(cell, ParaGRUCell) or omega != 1.0:
+            raise ValueError("scan_mode='fused' supports ParaGRUCell with omega=1 only")
+        if resolve_mode("pararnn fused", "triton", u.device) != "triton":
+            scan_mode = "torch"
     params = [p for name, p in cell.named_parameters() if name not in ("weight", "bias")]
     out: torch.Tensor = _ParaRNNFunction.apply(u, cell, iters, omega, scan_mode, *params)
     return out

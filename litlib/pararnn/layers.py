@@ -11,7 +11,7 @@ from litlib.pararnn.function import pararnn_apply
 from litlib.pararnn.reference import rnn_sequential
 from litlib.scan import linear_scan
 
-MODES = ("sequential", "parallel", "triton")
+MODES = ("sequential", "parallel", "triton", "fused")
 CELLS = {"gru": ParaGRUCell, "lstm": ParaLSTMCell}
 
 
@@ -23,8 +23,9 @@ class ParaRNN(nn.Module):
         d: state size.
         cell: ``"gru"`` (ParaGRU) or ``"lstm"`` (ParaLSTM).
         heads: diagonal blocks of the input weights.
-        mode: ``"sequential"`` (Python loop, autograd through time), ``"parallel"`` (PyTorch scan) or
-            ``"triton"`` (Triton scan; falls back to PyTorch with a warning where Triton cannot run).
+        mode: ``"sequential"`` (Python loop, autograd through time), ``"parallel"`` (PyTorch scan),
+            ``"triton"`` (Triton scan) or ``"fused"`` (ParaGRU only: the whole Newton solve in one Triton kernel);
+            the Triton modes fall back to PyTorch with a warning where Triton cannot run.
         newton_iters: Newton iterations (paper and official code: 3).
         omega: relaxation of the Newton update.
 
@@ -50,6 +51,8 @@ class ParaRNN(nn.Module):
         if not 0.0 < omega < 2.0:
             raise ValueError(f"omega must lie in (0, 2); got {omega}")
         self.cell: DiagCell = CELLS[cell](d_in, d, heads=heads)
+        if mode == "fused" and cell != "gru":
+            raise ValueError("mode='fused' is implemented for cell='gru' only")
         self.mode = mode
         self.newton_iters, self.omega = newton_iters, omega
 
@@ -71,7 +74,7 @@ class ParaRNN(nn.Module):
         u = self.cell.project(x)
         if self.mode == "sequential":
             return rnn_sequential(self.cell, u)
-        scan_mode = "triton" if self.mode == "triton" else "torch"
+        scan_mode = {"parallel": "torch", "triton": "triton", "fused": "fused"}[self.mode]
         return pararnn_apply(self.cell, u, self.newton_iters, self.omega, scan_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
