@@ -53,12 +53,15 @@ def _status_html(records: list[dict[str, Any]]) -> str:
     for r in records:
         info = r["info"]
         seconds = "unfinished" if r["seconds"] is None else f"{r['seconds']:.1f}"
+        budget = r.get("budget")
+        if budget is not None and r["seconds"] is not None:
+            seconds += f" / {budget:.0f}" + (" <strong>over budget</strong>" if r["seconds"] > budget else "")
+        if r.get("budget_exception"):
+            seconds += f"<br><em>exception: {html.escape(r['budget_exception'])}</em>"
         passed = sum(c["status"] == "pass" for c in r["claims"])
         runs.append(
             [
-                f'<a href="../{html.escape(info.get("path", ""))}">{html.escape(r["slug"])}</a>'
-                if info.get("path")
-                else html.escape(r["slug"]),
+                html.escape(r["slug"]),
                 seconds,
                 html.escape(info["scale"]),
                 html.escape(info.get("gpu", info["device"])),
@@ -68,7 +71,7 @@ def _status_html(records: list[dict[str, Any]]) -> str:
         )
     parts = [
         "<h2>Runs</h2>",
-        _table(["chapter", "seconds", "scale", "device", "versions", "claims passed"], runs),
+        _table(["chapter", "seconds / budget", "scale", "device", "versions", "claims passed"], runs),
     ]
     for r in records:
         rows = [

@@ -23,6 +23,8 @@ from typing import Any
 from litlib.runtime import describe
 
 CLAIMS_DIR_ENV = "LITLIB_CLAIMS_DIR"
+#: Wall-clock budget of one chapter at each scale on two CPU cores (``None``: no budget).
+DEFAULT_BUDGETS: dict[str, float | None] = {"smoke": 20.0, "cpu": 90.0, "gpu": None}
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": lambda m, e: m <= e,
@@ -60,6 +62,8 @@ class ChapterRecord:
     claims: list[ClaimRecord] = field(default_factory=list)
     seconds: float | None = None
     notes: list[str] = field(default_factory=list)
+    budget: float | None = None
+    budget_exception: str = ""
 
 
 _current: ChapterRecord | None = None
@@ -84,13 +88,34 @@ def _write(record: ChapterRecord) -> None:
     (path / f"{record.slug}.json").write_text(json.dumps(asdict(record), indent=1))
 
 
-def start_chapter(slug: str) -> dict[str, str]:
-    """Begin recording the chapter ``slug``; returns :func:`litlib.runtime.describe` for the setup cell to show."""
+def start_chapter(slug: str, *, cpu_budget: float | None = None, why: str = "") -> dict[str, str]:
+    """Begin recording the chapter ``slug``; returns :func:`litlib.runtime.describe` for the setup cell to show.
+
+    Args:
+        slug: the chapter's name (file stem).
+        cpu_budget: a budget exception at ``cpu`` scale in seconds (default: the project's 90 s); shown, with
+            ``why``, on the Status page.
+        why: the reason for the exception (required with ``cpu_budget``).
+
+    Raises:
+        ValueError: on a malformed slug, or a ``cpu_budget`` without a reason.
+    """
     global _current
     if not slug or not slug.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"slug must be a non-empty name of letters, digits, '-' or '_'; got {slug!r}")
+    if cpu_budget is not None and not why.strip():
+        raise ValueError("a cpu_budget exception needs a reason (why=...)")
     info = describe()
-    _current = ChapterRecord(slug=slug, started=time.perf_counter(), info=info)
+    budget = DEFAULT_BUDGETS[info["scale"]]
+    if cpu_budget is not None and info["scale"] == "cpu":
+        budget = cpu_budget
+    _current = ChapterRecord(
+        slug=slug,
+        started=time.perf_counter(),
+        info=info,
+        budget=budget,
+        budget_exception=f"{cpu_budget:.0f} s at cpu scale: {why}" if cpu_budget is not None else "",
+    )
     _write(_current)
     return info
 
@@ -196,7 +221,11 @@ def finish_chapter() -> float:
         raise RuntimeError("finish_chapter() called before start_chapter()")
     _current.seconds = time.perf_counter() - _current.started
     _write(_current)
-    print(f"chapter {_current.slug}: {_current.seconds:.1f} s at scale {_current.info['scale']}")
+    budget = _current.budget
+    verdict = (
+        "" if budget is None else f" (budget {budget:.0f} s{'' if _current.seconds <= budget else ': OVER'})"
+    )
+    print(f"chapter {_current.slug}: {_current.seconds:.1f} s at scale {_current.info['scale']}{verdict}")
     return _current.seconds
 
 

@@ -63,7 +63,10 @@ def test_claims_record_and_raise(tmp_path, monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ValueError, match="reason"):
         claims.not_reproduced("x", 1, paper="y", reason=" ")
     claims.finish_chapter()
+    with pytest.raises(ValueError, match="needs a reason"):
+        claims.start_chapter("demo2", cpu_budget=180)
     record = json.loads((tmp_path / "demo.json").read_text())
+    assert record["budget"] == claims.DEFAULT_BUDGETS[runtime.get_scale()]
     statuses = [c["status"] for c in record["claims"]]
     assert statuses == ["pass", "pass", "fail", "fail", "pass", "fail", "not reproduced"]
     assert record["seconds"] is not None
