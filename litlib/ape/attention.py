@@ -164,7 +164,8 @@ def ape_attention(
         ``(B, H, Tq, d)`` in the dtype of ``q``.
 
     Raises:
-        ValueError / TypeError: on bad shapes, dtypes or hyper-parameters.
+        ValueError: on bad shapes or hyper-parameters.
+        TypeError: on non-tensor or non-floating inputs.
     """
     _check_qkv(q, k, v, context_keys)
     _check_hparams(temperature, scaling)
