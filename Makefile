@@ -38,10 +38,11 @@ test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # The execution cache is keyed on litlib's sources, the pins and the scale: jupyter-cache alone hashes only cell
-# source and would serve outputs computed with an older litlib.
+# source and would serve outputs computed with an older litlib. Sphinx's doctrees go too, or it would not re-read
+# (and so not re-execute) unchanged pages.
 book: $(STAMP)
 	key=$$(cat environment.yml _ext/*.py $$(find litlib -name '*.py' | sort) | sha256sum | cut -c1-16)-$(SCALE); \
-	if [ "$$(cat _build/.cache-key 2>/dev/null)" != "$$key" ]; then rm -rf _build/.jupyter_cache _build/claims; fi; \
+	if [ "$$(cat _build/.cache-key 2>/dev/null)" != "$$key" ]; then rm -rf _build/.jupyter_cache _build/claims _build/.doctrees _build/jupyter_execute; fi; \
 	mkdir -p _build && echo "$$key" > _build/.cache-key
 	LITLIB_SCALE=$(SCALE) LITLIB_CLAIMS_DIR=$(CURDIR)/_build/claims PATH=$(CURDIR)/$(BIN):$$PATH \
 		$(BIN)/jupyter-book build . -W -n --keep-going
