@@ -30,10 +30,18 @@ def _lm(dtype: torch.dtype = torch.float64, seed: int = 0, layers: int = 2) -> D
     return DecoderLM(V, d_model=16, n_heads=2, n_layers=layers).to(dtype).eval()
 
 
-def _ed(seed: int = 0) -> EncoderDecoder:
+def _ed(seed: int = 0, absolute_positions: int | None = None) -> EncoderDecoder:
     torch.manual_seed(seed)
     return (
-        EncoderDecoder(V, V + 3, d_model=16, n_heads=2, n_encoder_layers=2, n_decoder_layers=2)
+        EncoderDecoder(
+            V,
+            V + 3,
+            d_model=16,
+            n_heads=2,
+            n_encoder_layers=2,
+            n_decoder_layers=2,
+            absolute_positions=absolute_positions,
+        )
         .double()
         .eval()
     )
@@ -162,9 +170,10 @@ def test_padding_is_invisible() -> None:
     assert c1.next_positions().tolist() == [4, 6]
 
 
-@pytest.mark.parametrize("split", [2, 7])
-def test_encoder_decoder_cached_equals_teacher_forcing(split: int) -> None:
-    ed = _ed()
+@pytest.mark.parametrize(("split", "absolute"), [(2, None), (7, None), (3, 6)])
+def test_encoder_decoder_cached_equals_teacher_forcing(split: int, absolute: int | None) -> None:
+    """Also with learned absolute positions (a 6-entry table, so positions 6 and 7 exercise the clamp)."""
+    ed = _ed(absolute_positions=absolute)
     src, tgt = _tokens(2, 7), _tokens(2, 8, 4)
     src_mask = padding_mask([7, 5])
     with torch.no_grad():
@@ -308,3 +317,13 @@ def test_logits_for_last_and_none() -> None:
     assert torch.equal(c_all.keys[1], c_none.keys[1]) and torch.equal(c_all.values[0], c_last.values[0])
     with pytest.raises(ValueError, match="logits_for"):
         lm(x, logits_for="first")
+
+
+def test_absolute_positions_are_validated_and_change_the_model() -> None:
+    with pytest.raises(ValueError, match="absolute_positions must be"):
+        EncoderDecoder(V, V, absolute_positions=0)
+    src, tgt = _tokens(1, 5), _tokens(1, 4, 4)
+    with torch.no_grad():
+        plain = _ed(seed=1)(src, tgt)
+        absolute = _ed(seed=1, absolute_positions=8)(src, tgt)
+    assert (plain - absolute).abs().max() > 1e-3  # the position tables really enter the computation

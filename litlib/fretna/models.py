@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from litlib.fretna.data import BOS, EOS, PAD, PLH
-from litlib.transformer import AttentionFn, Block, EncoderDecoder, KVCache, dot_product_attention
+from litlib.transformer import Block, EncoderDecoder, dot_product_attention
 
 
 class TokenAndPosition(nn.Module):
@@ -29,8 +29,7 @@ class TokenAndPosition(nn.Module):
 
     The toolkit's transformer has only RoPE (relative positions). The reordering task needs absolute positions
     (a word's place in its window of three is its position mod 3), which a bidirectional RoPE encoder can only infer
-    slowly; adding absolute embeddings makes the tiny models learn within the CPU budget. ``positions`` is set by
-    the caller before a cached decoding step (``None``: ``0..T-1``).
+    slowly; adding absolute embeddings makes the tiny models learn within the CPU budget.
     """
 
     def __init__(self, vocab_size: int, d_model: int, max_positions: int = 128) -> None:
@@ -38,47 +37,36 @@ class TokenAndPosition(nn.Module):
         self.tokens = nn.Embedding(vocab_size, d_model)
         self.table = nn.Embedding(max_positions, d_model)
         self.max_positions = max_positions
-        self.positions: torch.Tensor | None = None
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Embed ``ids`` ``(B, T)`` at ``self.positions`` (default ``0..T-1``)."""
-        pos = self.positions
-        if pos is None:
-            pos = torch.arange(ids.shape[1], device=ids.device)[None, :].expand_as(ids)
+        """Embed ``ids`` ``(B, T)`` at positions ``0..T-1``."""
+        pos = torch.arange(ids.shape[1], device=ids.device)[None, :].expand_as(ids)
         return self.tokens(ids) + self.table(pos.clamp(max=self.max_positions - 1))
 
 
 class ARTranslator(EncoderDecoder):
     """The autoregressive translator of ReTA and Wait-k: the toolkit's encoder-decoder (shared vocabulary, KV
-    cache, RoPE) with learned absolute position embeddings added on both sides."""
+    cache, RoPE) with learned absolute position embeddings added on both sides (``absolute_positions``)."""
 
     def __init__(
-        self, vocab_size: int, d_model: int = 64, n_heads: int = 4, n_layers: int = 2, d_ff: int = 128
-    ) -> None:
-        super().__init__(vocab_size, vocab_size, d_model, n_heads, n_layers, n_layers, d_ff)
-        self.src_embed = TokenAndPosition(vocab_size, d_model)  # type: ignore[assignment]
-        self.tgt_embed = TokenAndPosition(vocab_size, d_model)  # type: ignore[assignment]
-
-    def decode(
         self,
-        tgt: torch.Tensor,
-        memory: torch.Tensor,
-        memory_mask: torch.Tensor,
-        cache: KVCache | None = None,
-        positions: torch.Tensor | None = None,
-        attn_fn: AttentionFn = dot_product_attention,
-    ) -> tuple[torch.Tensor, KVCache]:
-        """The toolkit's ``EncoderDecoder.decode``, with the absolute positions of ``tgt`` made explicit."""
-        if positions is None:
-            start = cache.next_positions() if cache is not None else torch.zeros_like(tgt[:, 0])
-            positions = start[:, None] + torch.arange(tgt.shape[1], device=tgt.device)[None, :]
-        embed = self.tgt_embed
-        assert isinstance(embed, TokenAndPosition)
-        embed.positions = positions
-        try:
-            return super().decode(tgt, memory, memory_mask, cache, positions, attn_fn)
-        finally:
-            embed.positions = None
+        vocab_size: int,
+        d_model: int = 64,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        d_ff: int = 128,
+        max_positions: int = 128,
+    ) -> None:
+        super().__init__(
+            vocab_size,
+            vocab_size,
+            d_model,
+            n_heads,
+            n_layers,
+            n_layers,
+            d_ff,
+            absolute_positions=max_positions,
+        )
 
 
 def make_ar_model(

@@ -314,6 +314,9 @@ class EncoderDecoder(nn.Module):
         n_decoder_layers: decoder depth.
         d_ff: MLP width (default ``4 * d_model``).
         rope_base: RoPE base.
+        absolute_positions: if set, also add learned absolute position embeddings (a table of this many positions,
+            later ones clamped to the last) to both sides, at the same explicit position ids RoPE uses. Tasks whose
+            rule depends on a token's absolute place (e.g. position mod 3) learn it much faster this way.
     """
 
     def __init__(
@@ -326,6 +329,7 @@ class EncoderDecoder(nn.Module):
         n_decoder_layers: int = 2,
         d_ff: int | None = None,
         rope_base: float = 10000.0,
+        absolute_positions: int | None = None,
     ) -> None:
         super().__init__()
         for name, val in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab), ("d_model", d_model)):
@@ -340,6 +344,21 @@ class EncoderDecoder(nn.Module):
         self.encoder = _Stack(n_encoder_layers, d_model, n_heads, ff, False, rope_base)
         self.decoder = _Stack(n_decoder_layers, d_model, n_heads, ff, True, rope_base)
         self.head = nn.Linear(d_model, tgt_vocab, bias=False)
+        if absolute_positions is not None and (
+            not isinstance(absolute_positions, int) or absolute_positions < 1
+        ):
+            raise ValueError(f"absolute_positions must be a positive int or None; got {absolute_positions!r}")
+        self.src_pos = nn.Embedding(absolute_positions, d_model) if absolute_positions else None
+        self.tgt_pos = nn.Embedding(absolute_positions, d_model) if absolute_positions else None
+
+    @staticmethod
+    def _embed(
+        tokens: nn.Module, table: nn.Embedding | None, ids: torch.Tensor, positions: torch.Tensor
+    ) -> torch.Tensor:
+        x: torch.Tensor = tokens(ids)
+        if table is not None:
+            x = x + table(positions.clamp(max=table.num_embeddings - 1))
+        return x
 
     def encode(
         self, src: torch.Tensor, src_mask: torch.Tensor | None = None
@@ -357,7 +376,8 @@ class EncoderDecoder(nn.Module):
         mask = valid[:, None, None, :].expand(b, 1, s, s)
         # a padded query row would see nothing if all keys were padding; let it see itself to stay finite
         mask = mask | torch.eye(s, dtype=torch.bool, device=src.device)[None, None]
-        h, _ = self.encoder.run(self.src_embed(src), positions, mask, None, dot_product_attention, valid)
+        x = self._embed(self.src_embed, self.src_pos, src, positions)
+        h, _ = self.encoder.run(x, positions, mask, None, dot_product_attention, valid)
         return h, valid
 
     def decode(
@@ -379,9 +399,8 @@ class EncoderDecoder(nn.Module):
         _check_positions(positions, tgt)
         mask = _self_mask(t, cache, None, None, b, tgt.device)
         new_valid = torch.ones_like(tgt, dtype=torch.bool)
-        h, new_cache = self.decoder.run(
-            self.tgt_embed(tgt), positions, mask, cache, attn_fn, new_valid, memory, memory_mask
-        )
+        x = self._embed(self.tgt_embed, self.tgt_pos, tgt, positions)
+        h, new_cache = self.decoder.run(x, positions, mask, cache, attn_fn, new_valid, memory, memory_mask)
         return self.head(h), new_cache
 
     def forward(
