@@ -45,7 +45,7 @@ class _ParaRNNFunction(torch.autograd.Function):
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         u, h, *params = ctx.saved_tensors
         cell: DiagCell = ctx.cell
-        h_prev = previous_states(cell, h)
+        h_prev = previous_states(h)
         with torch.no_grad():
             A = cell.jacobian(h_prev, u)
             structure = structure_of(A, h)

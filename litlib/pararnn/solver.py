@@ -15,7 +15,7 @@ from litlib.pararnn.cells import DiagCell
 from litlib.scan import linear_scan, shift_time
 
 
-def previous_states(cell: DiagCell, h: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+def previous_states(h: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
     """``h_{t-1}`` for every ``t`` (``h_0`` = ``h0`` or zero): the trajectory shifted one step along time."""
     return shift_time(h, 1, 1, fill=h0)
 
@@ -24,7 +24,7 @@ def residual(
     cell: DiagCell, u: torch.Tensor, h: torch.Tensor, h0: torch.Tensor | None = None
 ) -> torch.Tensor:
     """``F(h)_t = h_t - f(h_{t-1}, u_t)`` for all ``t`` at once."""
-    return h - cell.step(previous_states(cell, h, h0), u)
+    return h - cell.step(previous_states(h, h0), u)
 
 
 @dataclass
@@ -78,7 +78,7 @@ def newton_solve(
                 trace.iterates.append(h.clone())
             if k == iters:
                 break
-            h_prev = previous_states(cell, h, h0)
+            h_prev = previous_states(h, h0)
             r = cell.step(h_prev, u) - h
             A = cell.jacobian(h_prev, u)
             A[:, 0] = 0  # the first equation has no unknown predecessor
